@@ -1,0 +1,1 @@
+"""The event API: envelope, auth, the event registry and the two transports."""

@@ -1,0 +1,8 @@
+"""Importing this module registers every event of the API."""
+
+from __future__ import annotations
+
+from fsdir.api import auth, subscriptions
+from fsdir.directory import domains, entries
+
+__all__ = ["auth", "domains", "entries", "subscriptions"]

@@ -1,0 +1,1 @@
+"""The directory model and its rules."""

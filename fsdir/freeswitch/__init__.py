@@ -1,0 +1,1 @@
+"""Everything FreeSWITCH sees or says: mod_xml_curl, directory XML, the Event Socket."""
