@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -14,17 +15,25 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fsdir.api.auth import create_api_user, issue_token, now
+from fsdir.api.errors import ApiError
 from fsdir.api.registry import Role
 from fsdir.bootstrap import open_database
 from fsdir.config import Settings, SettingsError, load_settings
 from fsdir.db.engine import WRITE
 from fsdir.db.schema import api_users
+from fsdir.directory.changes import ChangeNotice
+from fsdir.directory.importer import import_domains
+from fsdir.directory.loader import load_domains
+from fsdir.directory.tree import Domain
+from fsdir.freeswitch.parse import XmlImportError, load_config_tree, parse_domains
+from fsdir.freeswitch.render import render_export
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="The FreeSWITCH directory server.")
 admin = typer.Typer(no_args_is_help=True, help="Manage API users and tokens.")
 app.add_typer(admin, name="admin")
 
 T = TypeVar("T")
+CLI_IMPORT_MAX_BYTES = 2 * 1024**3
 
 
 def settings_or_exit() -> Settings:
@@ -133,9 +142,7 @@ def admin_token(
             await conn.execution_options(**WRITE)
             async with conn.begin():
                 user_id = (
-                    await conn.execute(
-                        select(api_users.c.id).where(func.lower(api_users.c.login) == login.lower())
-                    )
+                    await conn.execute(select(api_users.c.id).where(func.lower(api_users.c.login) == login.lower()))
                 ).scalar()
                 if user_id is None:
                     return None
@@ -150,3 +157,86 @@ def admin_token(
 
 def main() -> None:
     app()
+
+
+@app.command("import")
+def import_directory(
+    path: Annotated[Path, typer.Argument(help="A directory XML file, or a FreeSWITCH directory/ folder.")],
+    vars_file: Annotated[
+        Path | None, typer.Option("--vars", help="vars.xml whose X-PRE-PROCESS set lines define $${globals}.")
+    ] = None,
+    expand: Annotated[
+        bool, typer.Option("--expand/--keep-vars", help="Replace $${var} by its value, or keep the text.")
+    ] = False,
+    define: Annotated[
+        list[str] | None, typer.Option("--set", help="name=value, a global FreeSWITCH computes (local_ip_v4...).")
+    ] = None,
+) -> None:
+    """Import domains from directory XML, following X-PRE-PROCESS includes (all or nothing)."""
+    settings = settings_or_exit()
+    extra: dict[str, str] = {}
+    for item in define or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            typer.echo(f"fsdir: --set expects name=value, got {item!r}", err=True)
+            raise typer.Exit(2)
+        extra[name] = value
+    if not path.exists():
+        typer.echo(f"fsdir: no such file or folder: {path}", err=True)
+        raise typer.Exit(2)
+    warnings: list[str] = []
+    try:
+        # A local file chosen by the operator: allow large directories (the API keeps its own cap).
+        text = load_config_tree(
+            path, vars_file, expand, extra_vars=extra, warnings=warnings, max_bytes=CLI_IMPORT_MAX_BYTES
+        )
+        trees = parse_domains(text, max_bytes=CLI_IMPORT_MAX_BYTES)
+    except (XmlImportError, OSError) as exc:
+        typer.echo(f"fsdir: can't import {path}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for warning in warnings:
+        typer.echo(f"fsdir: warning: {warning}", err=True)
+    total = len(trees)
+
+    def progress(what: str, done: int) -> None:
+        if done == total or done % 50 == 0:
+            typer.echo(f"  {done}/{total} {what}", err=True)
+
+    async def job(engine: AsyncEngine) -> dict[str, int]:
+        async with engine.connect() as conn:
+            await conn.execution_options(**WRITE)
+            async with conn.begin():
+                counts = await import_domains(conn, trees, ChangeNotice(), progress)
+        return counts.as_dict()
+
+    try:
+        counts = run_with_database(settings, job)
+    except ApiError as exc:
+        typer.echo(f"fsdir: nothing imported: {exc.text}", err=True)
+        raise typer.Exit(1) from None
+    summary = ", ".join(f"{value} {name}" for name, value in counts.items())
+    typer.echo(f"imported {summary}")
+
+
+@app.command("export")
+def export_directory(
+    domain: Annotated[str | None, typer.Option(help="Export only this domain.")] = None,
+    include_disabled: Annotated[bool, typer.Option(help='Also write disabled items (enabled="false").')] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+) -> None:
+    """Write the directory as FreeSWITCH directory XML (imports back unchanged)."""
+    settings = settings_or_exit()
+
+    async def job(engine: AsyncEngine) -> list[Domain]:
+        async with engine.connect() as conn, conn.begin():
+            return await load_domains(conn, names=[domain] if domain else None, include_disabled=include_disabled)
+
+    trees = run_with_database(settings, job)
+    if domain and not trees:
+        typer.echo(f"fsdir: no domain {domain!r}", err=True)
+        raise typer.Exit(1)
+    text = render_export(trees, include_disabled=include_disabled, all_users_group=settings.all_users_group)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")

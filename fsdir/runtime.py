@@ -40,9 +40,7 @@ class Runtime:
             except Exception:
                 log.exception("change listener failed")
 
-    async def after_commit(
-        self, changes: ChangeNotice, spec: EventSpec, reply: dict[str, Any], origin: object
-    ) -> None:
+    async def after_commit(self, changes: ChangeNotice, spec: EventSpec, reply: dict[str, Any], origin: object) -> None:
         if changes:
             await self.notify_change(changes)
         if spec.writes and spec.topic is not None:

@@ -40,9 +40,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if settings.database_schema:
         connect_args["server_settings"] = {"search_path": settings.database_schema}
     # hide_parameters: SQL errors must never carry a password into a log line.
-    return create_async_engine(
-        url, pool_size=10, max_overflow=20, connect_args=connect_args, hide_parameters=True
-    )
+    return create_async_engine(url, pool_size=10, max_overflow=20, connect_args=connect_args, hide_parameters=True)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -120,12 +120,6 @@ async def domain_details(ctx: EventContext, data: IdData) -> dict[str, Any]:
         select(domain_params).where(domain_params.c.domain_id == data.id).order_by(domain_params.c.id)
     )
     variables = await ctx.conn.execute(
-        select(domain_variables)
-        .where(domain_variables.c.domain_id == data.id)
-        .order_by(domain_variables.c.id)
+        select(domain_variables).where(domain_variables.c.domain_id == data.id).order_by(domain_variables.c.id)
     )
-    return {
-        "domain_details": {
-            str(data.id): {"parameters": entries_map(params), "variables": entries_map(variables)}
-        }
-    }
+    return {"domain_details": {str(data.id): {"parameters": entries_map(params), "variables": entries_map(variables)}}}

@@ -253,9 +253,7 @@ async def _entry(conn: AsyncConnection, kind: Kind, entry_id: int) -> Row[Any] |
     return (await conn.execute(select(kind.table).where(kind.table.c.id == entry_id))).first()
 
 
-async def _name_taken(
-    conn: AsyncConnection, kind: Kind, owner_id: int, name: str, except_id: int = 0
-) -> bool:
+async def _name_taken(conn: AsyncConnection, kind: Kind, owner_id: int, name: str, except_id: int = 0) -> bool:
     table = kind.table
     query = select(table.c.id).where(
         table.c[kind.owner_column] == owner_id,

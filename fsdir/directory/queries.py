@@ -30,9 +30,7 @@ async def user_row(conn: AsyncConnection, user_id: int) -> Row[Any] | None:
     return (await conn.execute(query)).first()
 
 
-async def user_name_taken(
-    conn: AsyncConnection, domain_id: int, names: list[str], except_id: int = 0
-) -> str | None:
+async def user_name_taken(conn: AsyncConnection, domain_id: int, names: list[str], except_id: int = 0) -> str | None:
     """The first of ``names`` already used in the domain, if any."""
     lowered = [name.lower() for name in names]
     taken: set[str] = set()
@@ -54,11 +52,7 @@ async def note_domain_change(conn: AsyncConnection, changes: ChangeNotice, domai
 
 
 async def note_domain_gateways(conn: AsyncConnection, changes: ChangeNotice, domain_id: int) -> None:
-    query = (
-        select(gateways.c.name)
-        .join(users, users.c.id == gateways.c.user_id)
-        .where(users.c.domain_id == domain_id)
-    )
+    query = select(gateways.c.name).join(users, users.c.id == gateways.c.user_id).where(users.c.domain_id == domain_id)
     changes.gateways.update((await conn.execute(query)).scalars())
 
 

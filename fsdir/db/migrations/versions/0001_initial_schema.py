@@ -82,9 +82,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("domain_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["domain_id"], ["domains.id"], name=op.f("fk_groups_domain_id"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["domain_id"], ["domains.id"], name=op.f("fk_groups_domain_id"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_groups")),
     )
     op.create_table(
@@ -96,9 +94,7 @@ def upgrade() -> None:
         sa.Column("cache", sa.Integer(), server_default="0", nullable=False),
         sa.Column("cidr", sa.Text(), server_default="", nullable=False),
         sa.Column("number_alias", sa.String(length=255), server_default="", nullable=False),
-        sa.ForeignKeyConstraint(
-            ["domain_id"], ["domains.id"], name=op.f("fk_users_domain_id"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["domain_id"], ["domains.id"], name=op.f("fk_users_domain_id"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
     )
     op.create_table(
@@ -107,9 +103,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("enabled", sa.Boolean(), server_default="1", nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_gateways_user_id"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_gateways_user_id"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_gateways")),
     )
     with op.batch_alter_table("gateways", schema=None) as batch_op:
@@ -124,9 +118,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["group_id"], ["groups.id"], name=op.f("fk_group_members_group_id"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_group_members_user_id"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_group_members_user_id"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_group_members")),
     )
     with op.batch_alter_table("group_members", schema=None) as batch_op:
@@ -140,9 +132,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("value", sa.Text(), server_default="", nullable=False),
         sa.Column("enabled", sa.Boolean(), server_default="1", nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_user_params_user_id"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_user_params_user_id"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_params")),
     )
     op.create_table(
@@ -152,9 +142,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("value", sa.Text(), server_default="", nullable=False),
         sa.Column("enabled", sa.Boolean(), server_default="1", nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_user_variables_user_id"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_user_variables_user_id"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_variables")),
     )
     op.create_table(

@@ -1,0 +1,3 @@
+from fsdir.cli import main
+
+main()
