@@ -166,8 +166,12 @@ def import_directory(
         Path | None, typer.Option("--vars", help="vars.xml whose X-PRE-PROCESS set lines define $${globals}.")
     ] = None,
     expand: Annotated[
-        bool, typer.Option("--expand/--keep-vars", help="Replace $${var} by its value, or keep the text.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--expand/--keep-vars",
+            help="Replace $${var} by its value, or keep the text for FreeSWITCH [default: expand with --vars].",
+        ),
+    ] = None,
     define: Annotated[
         list[str] | None, typer.Option("--set", help="name=value, a global FreeSWITCH computes (local_ip_v4...).")
     ] = None,
@@ -184,6 +188,8 @@ def import_directory(
     if not path.exists():
         typer.echo(f"fsdir: no such file or folder: {path}", err=True)
         raise typer.Exit(2)
+    if expand is None:
+        expand = vars_file is not None
     warnings: list[str] = []
     try:
         # A local file chosen by the operator: allow large directories (the API keeps its own cap).
@@ -206,7 +212,9 @@ def import_directory(
         async with engine.connect() as conn:
             await conn.execution_options(**WRITE)
             async with conn.begin():
-                counts = await import_domains(conn, trees, ChangeNotice(), progress)
+                counts = await import_domains(
+                    conn, trees, ChangeNotice(), progress, reserved_group=settings.all_users_group
+                )
         return counts.as_dict()
 
     try:

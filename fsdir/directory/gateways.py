@@ -18,8 +18,9 @@ from fsdir.directory.users import users_query
 from fsdir.directory.views import domains_map, entries_map, user_view
 
 TOPIC = "[Gateways] Get_users_gateways"
-# mod_sofia refuses any other gateway name (parse_gateways).
-GATEWAY_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+# mod_sofia refuses any other gateway name (parse_gateways). A $${global} reference is allowed too:
+# FreeSWITCH expands it when it reads the document, as in its own files (vanilla: $${default_provider}).
+GATEWAY_NAME = re.compile(r"(?:[A-Za-z0-9_.-]|\$\$\{[A-Za-z0-9_.-]+\})+")
 
 
 class IdData(Data):

@@ -117,9 +117,18 @@ async def _check_gateways(conn: AsyncConnection, names: list[str]) -> None:
 
 
 async def import_domains(
-    conn: AsyncConnection, trees: list[tree.Domain], changes: ChangeNotice, progress: Progress | None = None
+    conn: AsyncConnection,
+    trees: list[tree.Domain],
+    changes: ChangeNotice,
+    progress: Progress | None = None,
+    *,
+    reserved_group: str = "all",
 ) -> Counts:
-    """Create every domain of ``trees``; any conflict raises before anything is written."""
+    """Create every domain of ``trees``; any conflict raises before anything is written.
+
+    ``reserved_group`` is the name of the all-users group rendered for FreeSWITCH; a group of that
+    name would be shadowed by it, so it is refused like in the API.
+    """
     if not trees:
         raise ApiError("no domain found")
     _check_unique((domain.name for domain in trees), "domain")
@@ -130,6 +139,9 @@ async def import_domains(
         _check_entries(f"domain {domain.name}", domain.variables)
         _check_users(domain.name, domain.users)
         _check_unique((group.name for group in domain.groups), f"{domain.name}: group")
+        for group in domain.groups:
+            if group.name.lower() == reserved_group.lower():
+                raise ApiError(f"{domain.name}: group name {group.name} is reserved")
     lowered = [domain.name.lower() for domain in trees]
     for start in range(0, len(lowered), 500):
         query = select(domains.c.name).where(func.lower(domains.c.name).in_(lowered[start : start + 500]))

@@ -50,7 +50,7 @@ async def import_xml_domain(ctx: EventContext, data: FileData) -> dict[str, Any]
         trees = await asyncio.to_thread(parse_domains, data.file)
     except XmlImportError as exc:
         raise ApiError(exc.message) from None
-    await import_domains(ctx.conn, trees, ctx.changes)
+    await import_domains(ctx.conn, trees, ctx.changes, reserved_group=ctx.runtime.settings.all_users_group)
     return {"domains": await _all_domains(ctx)}
 
 
@@ -90,7 +90,7 @@ async def import_from_freeswitch(ctx: EventContext, data: NoData) -> dict[str, A
     except XmlImportError as exc:
         raise ApiError(exc.message) from None
     async with ctx.conn.begin():
-        counts = await import_domains(ctx.conn, trees, ctx.changes)
+        counts = await import_domains(ctx.conn, trees, ctx.changes, reserved_group=ctx.runtime.settings.all_users_group)
     return {"imported": counts.as_dict()}
 
 

@@ -66,17 +66,16 @@ def users_query() -> Any:
     return (
         select(users, domains.c.name.label("domain_name"))
         .join(domains, domains.c.id == users.c.domain_id)
-        .order_by(users.c.domain_id, users.c.id)
+        # Ids grow with insertion, so this is the documented order and pages walk the primary key.
+        .order_by(users.c.id)
     )
 
 
 @registry.event(TOPIC, GetUsersData)
 async def get_users(ctx: EventContext, data: GetUsersData) -> dict[str, Any]:
-    domain_query = select(domains).order_by(domains.c.id)
     query = users_query()
     count = select(func.count()).select_from(users)
     if data.domain_id:
-        domain_query = domain_query.where(domains.c.id == data.domain_id)
         query = query.where(users.c.domain_id == data.domain_id)
         count = count.where(users.c.domain_id == data.domain_id)
     if data.search:
@@ -88,9 +87,16 @@ async def get_users(ctx: EventContext, data: GetUsersData) -> dict[str, Any]:
     if paged:
         query = query.offset(data.offset).limit(data.limit if data.limit is not None else -1)
     live = ctx.runtime.live
+    rows = list(await ctx.conn.execute(query))
+    domain_query = select(domains).order_by(domains.c.id)
+    if data.domain_id:
+        domain_query = domain_query.where(domains.c.id == data.domain_id)
+    elif paged:
+        # A page names only the domains of its users, so its size doesn't grow with the directory.
+        domain_query = domain_query.where(domains.c.id.in_({row.domain_id for row in rows}))
     reply: dict[str, Any] = {
         "domains": domains_map(await ctx.conn.execute(domain_query), live),
-        "directory_users": _user_map(list(await ctx.conn.execute(query)), live),
+        "directory_users": _user_map(rows, live),
     }
     if paged:
         reply["total"] = (await ctx.conn.execute(count)).scalar_one()
