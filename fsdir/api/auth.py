@@ -56,9 +56,7 @@ async def count_api_users(conn: AsyncConnection) -> int:
     return int((await conn.execute(select(func.count()).select_from(api_users))).scalar_one())
 
 
-async def issue_token(
-    conn: AsyncConnection, api_user_id: int, kind: str, expires_at: datetime | None = None
-) -> str:
+async def issue_token(conn: AsyncConnection, api_user_id: int, kind: str, expires_at: datetime | None = None) -> str:
     token = secrets.token_hex(32)
     moment = now()
     await conn.execute(
@@ -75,9 +73,7 @@ async def issue_token(
 
 
 async def check_password(conn: AsyncConnection, login: str, password: str) -> Caller:
-    row = (
-        await conn.execute(select(api_users).where(func.lower(api_users.c.login) == login.strip().lower()))
-    ).first()
+    row = (await conn.execute(select(api_users).where(func.lower(api_users.c.login) == login.strip().lower()))).first()
     try:
         if row is None:
             _hasher.verify(_DUMMY_HASH, password)

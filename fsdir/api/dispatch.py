@@ -36,7 +36,9 @@ def invalid_message() -> Outcome:
 
 def _invalid_field(event: str, exc: ValidationError) -> dict[str, Any]:
     location = exc.errors()[0]["loc"]
-    name = str(location[0]) if location else "data"
+    # The innermost named field: a nested ``variable.id`` is an "invalid id", like any other id.
+    names = [part for part in location if isinstance(part, str)]
+    name = names[-1] if names else "data"
     return {"MessageType": event, "error": f"invalid {name}"}
 
 

@@ -44,6 +44,15 @@ def _decode(raw: bytes | str) -> Any:
         return None
 
 
+def _too_large(raw: bytes | str, limit: int) -> bool:
+    """The limit counts bytes, as over HTTP; a character takes up to 4 of them in UTF-8."""
+    if len(raw) > limit:
+        return True
+    if isinstance(raw, bytes) or len(raw) * 4 <= limit:
+        return False
+    return len(raw.encode("utf-8", "surrogatepass")) > limit
+
+
 class _TooLarge(Exception):
     pass
 
@@ -133,7 +142,7 @@ async def _receive_loop(runtime: Runtime, client: WebSocketClient) -> None:
             raw = event.get("text")
             if raw is None:
                 raw = event.get("bytes") or b""
-            if len(raw) > limit:
+            if _too_large(raw, limit):
                 client.offer({"MessageType": "none", "error": "body too large"})
                 continue
             message = _decode(raw)
@@ -144,7 +153,10 @@ async def _receive_loop(runtime: Runtime, client: WebSocketClient) -> None:
             if outcome.session_token is not None:
                 client.session_token = outcome.session_token
             if outcome.session_ended:
-                client.session_token = None
+                # Logging out another token (sent in data) leaves this socket's own session alone.
+                sent = message["data"].get("token")
+                if not sent or sent == client.session_token:
+                    client.session_token = None
             client.offer(_with_request_id(outcome, message))
     except WebSocketDisconnect:
         return

@@ -126,6 +126,8 @@ async def rename_group(ctx: EventContext, data: NameData) -> dict[str, Any]:
 
 @registry.event("[Groups] Del_group", IdData, role=Role.operator, writes=True, topic=TOPIC)
 async def delete_group(ctx: EventContext, data: IdData) -> dict[str, Any]:
+    if not data.id:
+        raise ApiError("wrong id")
     group = await _group(ctx.conn, data.id)
     result = await ctx.conn.execute(delete(groups).where(groups.c.id == group.id))
     if not result.rowcount:

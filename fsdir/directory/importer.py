@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fsdir.api.errors import ApiError
@@ -25,7 +25,9 @@ from fsdir.db.schema import (
 )
 from fsdir.directory import tree
 from fsdir.directory.changes import ChangeNotice
+from fsdir.directory.entries import DIRECTIONS
 from fsdir.directory.gateways import GATEWAY_NAME
+from fsdir.directory.users import normalize_cidr
 
 # Rows per executemany batch: bounded memory, few round trips.
 BATCH = 5000
@@ -99,11 +101,19 @@ def _check_users(domain_name: str, members: list[tree.User]) -> None:
             raise ApiError(f"invalid user name in {domain_name}")
         _check_entries(f"user {user.name}", user.params)
         _check_entries(f"user {user.name}", user.variables)
+        # The same rules as the API's own events: what one can't set, the other can't bring in.
+        try:
+            normalize_cidr(user.cidr)
+        except ApiError:
+            raise ApiError(f"invalid cidr in user {user.name}") from None
         for gateway in user.gateways:
             if not GATEWAY_NAME.fullmatch(gateway.name):
                 raise ApiError(f"invalid gateway name {gateway.name}")
             _check_entries(f"gateway {gateway.name}", gateway.params)
             _check_entries(f"gateway {gateway.name}", gateway.variables)
+            # sofia skips a variable whose direction is neither inbound nor outbound (nor empty: both).
+            if any(variable.direction not in DIRECTIONS for variable in gateway.variables):
+                raise ApiError(f"invalid direction in gateway {gateway.name}")
 
 
 async def _check_gateways(conn: AsyncConnection, names: list[str]) -> None:
@@ -178,15 +188,19 @@ async def insert_users(
 ) -> Counts:
     """Create users (with params, variables and gateways) in an existing domain."""
     _check_users(domain_name, members)
-    if members:
-        lowered = [user.name.lower() for user in members]
-        for start in range(0, len(lowered), 500):
-            query = select(users.c.name).where(
-                users.c.domain_id == domain_id, func.lower(users.c.name).in_(lowered[start : start + 500])
-            )
-            existing = (await conn.execute(query)).scalars().first()
-            if existing is not None:
-                raise ApiError(f"user {existing} already exists")
+    # FreeSWITCH finds a user by id or number-alias: no name may stand for two users.
+    aliases = [u.number_alias.lower() for u in members if u.number_alias and u.number_alias.lower() != u.name.lower()]
+    keys = [user.name.lower() for user in members] + aliases
+    _check_unique(keys, f"{domain_name}: user or number-alias")
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        query = select(users.c.name).where(
+            users.c.domain_id == domain_id,
+            or_(func.lower(users.c.name).in_(chunk), func.lower(users.c.number_alias).in_(chunk)),
+        )
+        existing = (await conn.execute(query)).scalars().first()
+        if existing is not None:
+            raise ApiError(f"user {existing} already exists")
     await _check_gateways(conn, [gw.name for user in members for gw in user.gateways])
     user_rows = [
         {
@@ -194,7 +208,7 @@ async def insert_users(
             "name": user.name,
             "enabled": user.enabled,
             "cache": user.cache,
-            "cidr": user.cidr,
+            "cidr": normalize_cidr(user.cidr),
             "number_alias": user.number_alias,
         }
         for user in members

@@ -102,9 +102,7 @@ async def load_domains(
 
     domain_groups: defaultdict[int, list[tree.Group]] = defaultdict(list)
     group_index: dict[int, tree.Group] = {}
-    for row in await conn.execute(
-        select(groups).where(groups.c.domain_id.in_(domain_ids_sq)).order_by(groups.c.id)
-    ):
+    for row in await conn.execute(select(groups).where(groups.c.domain_id.in_(domain_ids_sq)).order_by(groups.c.id)):
         group = tree.Group(row.name)
         group_index[row.id] = group
         domain_groups[row.domain_id].append(group)

@@ -83,6 +83,8 @@ async def import_from_freeswitch(ctx: EventContext, data: NoData) -> dict[str, A
         raise ApiError("freeswitch not connected")
     try:
         body = await freeswitch.api("xml_locate directory")
+    except TimeoutError:
+        raise ApiError("freeswitch did not answer") from None
     except Exception:
         raise ApiError("freeswitch not connected") from None
     try:

@@ -79,8 +79,12 @@ async def get_users(ctx: EventContext, data: GetUsersData) -> dict[str, Any]:
         query = query.where(users.c.domain_id == data.domain_id)
         count = count.where(users.c.domain_id == data.domain_id)
     if data.search:
-        pattern = f"%{data.search.lower()}%"
-        matches = or_(func.lower(users.c.name).like(pattern), func.lower(users.c.number_alias).like(pattern))
+        # autoescape: "%" and "_" in a search are characters to find, not LIKE wildcards.
+        search = data.search.lower()
+        matches = or_(
+            func.lower(users.c.name).contains(search, autoescape=True),
+            func.lower(users.c.number_alias).contains(search, autoescape=True),
+        )
         query = query.where(matches)
         count = count.where(matches)
     paged = data.limit is not None or data.offset > 0
@@ -159,7 +163,11 @@ async def update_user_cache(ctx: EventContext, data: ValueData) -> dict[str, Any
 
 
 def normalize_cidr(value: str) -> str:
-    """Each comma-separated entry as an address or network; leading zeros in IPv4 octets read as decimal."""
+    """Each comma-separated entry as a network; leading zeros in IPv4 octets read as decimal.
+
+    FreeSWITCH's ``switch_parse_cidr`` refuses an entry without ``/bits``: a lone address is stored
+    as its host network (``/32``, ``/128``). An IPv6 scope (``%eth0``) means nothing there either.
+    """
     entries = []
     for raw in value.split(","):
         entry = raw.strip()
@@ -170,11 +178,10 @@ def normalize_cidr(value: str) -> str:
             octets = address.split(".")
             if len(octets) == 4 and all(octet.isascii() and octet.isdigit() and len(octet) <= 3 for octet in octets):
                 address = ".".join(str(int(octet)) for octet in octets)
+        if "%" in address:
+            raise ApiError("wrong data")
         try:
-            if slash:
-                entries.append(str(ipaddress.ip_network(f"{address}/{prefix}", strict=False)))
-            else:
-                entries.append(str(ipaddress.ip_address(address)))
+            entries.append(str(ipaddress.ip_network(f"{address}/{prefix}" if slash else address, strict=False)))
         except ValueError:
             raise ApiError("wrong data") from None
     return ",".join(entries)
@@ -200,6 +207,13 @@ async def alias_taken(conn: AsyncConnection, domain_id: int, alias: str, except_
         or_(func.lower(users.c.name) == lowered, func.lower(users.c.number_alias) == lowered),
     )
     return (await conn.execute(query)).first() is not None
+
+
+async def _alias_of_any(conn: AsyncConnection, domain_id: int, names: list[str]) -> bool:
+    """A new user named like another user's number-alias would make FreeSWITCH's lookup ambiguous."""
+    lowered = [name.lower() for name in names]
+    query = select(users.c.id).where(users.c.domain_id == domain_id, func.lower(users.c.number_alias).in_(lowered))
+    return (await conn.execute(query.limit(1))).first() is not None
 
 
 @registry.event("[Users] Update_user_number_alias", ValueData, role=Role.operator, writes=True, topic=TOPIC)
@@ -252,6 +266,8 @@ async def add_new_user(ctx: EventContext, data: NewUserData) -> dict[str, Any]:
     if any(len(candidate) > 255 for candidate in names):
         raise ApiError("invalid name")
     if await queries.user_name_taken(ctx.conn, domain.id, names):
+        raise ApiError("user name already exists")
+    if await _alias_of_any(ctx.conn, domain.id, names):
         raise ApiError("user name already exists")
     try:
         result = await ctx.conn.execute(
