@@ -90,14 +90,7 @@ async def get_group_users(ctx: EventContext, data: IdData) -> dict[str, Any]:
 
 @registry.event("[Groups] Add_new_group", NameData, role=Role.operator, writes=True, topic=TOPIC)
 async def add_group(ctx: EventContext, data: NameData) -> dict[str, Any]:
-    if not data.id:
-        raise ApiError("wrong id")
-    name = queries.clean_name(data.name)
-    if not name:
-        raise ApiError("empty data")
-    domain = await queries.domain_row(ctx.conn, data.id)
-    if domain is None:
-        raise ApiError("domain not found")
+    domain, name = await queries.new_in_domain(ctx.conn, data.id, data.name)
     await _group_name_check(ctx, domain.id, name)
     try:
         row = (await ctx.conn.execute(insert(groups).values(domain_id=domain.id, name=name).returning(groups))).one()

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fsdir.api.errors import ApiError
 from fsdir.db.schema import domains, gateways, users
 from fsdir.directory.changes import ChangeNotice
 
@@ -58,3 +59,16 @@ async def note_domain_gateways(conn: AsyncConnection, changes: ChangeNotice, dom
 
 def clean_name(name: str) -> str:
     return name.strip()
+
+
+async def new_in_domain(conn: AsyncConnection, domain_id: int, raw_name: str) -> tuple[Row[Any], str]:
+    """The checks, in the original's order, of an event that adds something named to a domain."""
+    if not domain_id:
+        raise ApiError("wrong id")
+    name = clean_name(raw_name)
+    if not name:
+        raise ApiError("empty data")
+    domain = await domain_row(conn, domain_id)
+    if domain is None:
+        raise ApiError("domain not found")
+    return domain, name

@@ -252,14 +252,7 @@ async def switch_user(ctx: EventContext, data: SwitchData) -> dict[str, Any]:
 
 @registry.event("[Users] Add_new_user", NewUserData, role=Role.operator, writes=True, topic=TOPIC)
 async def add_new_user(ctx: EventContext, data: NewUserData) -> dict[str, Any]:
-    if not data.id:
-        raise ApiError("wrong id")
-    name = queries.clean_name(data.name)
-    if not name:
-        raise ApiError("empty data")
-    domain = await queries.domain_row(ctx.conn, data.id)
-    if domain is None:
-        raise ApiError("domain not found")
+    domain, name = await queries.new_in_domain(ctx.conn, data.id, data.name)
     if data.bulk > MAX_BULK:
         raise ApiError("to many at once")
     names = bulk_names(name, data.bulk)
