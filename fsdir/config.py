@@ -26,7 +26,6 @@ class Settings:
     admin_password: str = ""
     token_ttl_seconds: int = 24 * 3600
     max_body_bytes: int = 8 * 1024 * 1024
-    workers: int = 1
     esl_host: str = "127.0.0.1"
     esl_port: int = 8021
     esl_password: str = "ClueCon"
@@ -39,6 +38,12 @@ class Settings:
     )
     xmlcurl_a1_hash: bool = False
     xmlcurl_timeout: float = 2.0
+    # A dedicated mod_xml_curl port (0: none; /freeswitch/directory on the main port always works),
+    # served by this process, or by that many worker processes.
+    xmlcurl_port: int = 0
+    xmlcurl_workers: int = 0
+    # Memory for cached documents, per process serving lookups.
+    xmlcurl_cache_mb: int = 256
     all_users_group: str = "all"
     log_level: str = "INFO"
 
@@ -148,7 +153,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "esl_port": (1, 65535),
         "token_ttl_seconds": (60, 10 * 365 * 24 * 3600),
         "max_body_bytes": (1024, 1024**3),
-        "workers": (1, 64),
+        "xmlcurl_port": (0, 65535),
+        "xmlcurl_workers": (0, 64),
+        "xmlcurl_cache_mb": (1, 64 * 1024),
     }
     for name, (low, high) in ranges.items():
         if (raw := get(name)) is not None:
@@ -177,4 +184,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("FSDIR_TLS_CERT: FSDIR_TLS_CERT and FSDIR_TLS_KEY must be set together")
     if bool(values.get("xmlcurl_user")) != bool(values.get("xmlcurl_password")):
         raise SettingsError("FSDIR_XMLCURL_USER: FSDIR_XMLCURL_USER and FSDIR_XMLCURL_PASSWORD go together")
+    xmlcurl_port = values.get("xmlcurl_port", 0)
+    if xmlcurl_port and xmlcurl_port == values.get("port", Settings.port):
+        raise SettingsError("FSDIR_XMLCURL_PORT: must differ from FSDIR_PORT")
+    if values.get("xmlcurl_workers") and not xmlcurl_port:
+        raise SettingsError("FSDIR_XMLCURL_WORKERS: needs FSDIR_XMLCURL_PORT")
     return Settings(**values)  # type: ignore[arg-type]

@@ -79,9 +79,7 @@ class Api:
         self._ws.send_text(json.dumps(message))
         return 200, json.loads(self._ws.receive_text())
 
-    def call(
-        self, event: str, data: dict[str, Any] | None = None, *, token: str | None = None
-    ) -> dict[str, Any]:
+    def call(self, event: str, data: dict[str, Any] | None = None, *, token: str | None = None) -> dict[str, Any]:
         payload = dict(data or {})
         chosen = self.token if token is None else token
         if chosen:

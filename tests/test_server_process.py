@@ -26,7 +26,8 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, workdir: Path, port: int) -> None:
+    def __init__(self, workdir: Path, port: int, log_level: str = "INFO") -> None:
+        self.log_level = log_level
         self.workdir = workdir
         self.port = port
         self.process: subprocess.Popen[bytes] | None = None
@@ -43,6 +44,7 @@ class Server:
             "FSDIR_DATABASE_URL": f"sqlite:///{self.workdir / 'fsdir.db'}",
             "FSDIR_ADMIN_PASSWORD": PASSWORD,
             "FSDIR_ESL_HOST": "",
+            "FSDIR_LOG_LEVEL": self.log_level,
         }
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
@@ -123,3 +125,25 @@ def test_bad_setting_stops_with_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "FSDIR_PORT" in lines[0]
+
+
+def test_debug_logging_never_carries_a_password(tmp_path: Path) -> None:
+    server = Server(tmp_path, free_port(), log_level="DEBUG")
+    try:
+        server.start()
+        token = post(server, "login", {"login": "admin", "password": PASSWORD})["token"]
+        domain = post(server, "[Domains][Add] Domain", {"token": token, "name": "log.example"})
+        domain_id = int(next(iter(domain["domains"])))
+        user = post(server, "[Users] Add_new_user", {"token": token, "id": domain_id, "name": "1000"})
+        user_id = int(next(iter(user["directory_users"][str(domain_id)])))
+        post(
+            server,
+            "[Users] Add_user_param",
+            {"token": token, "id": user_id, "name": "password", "value": "sip-secret-42"},
+        )
+    finally:
+        server.stop()
+    log = server.log.read_text()
+    assert "DEBUG" in log
+    for secret in (PASSWORD, "sip-secret-42", token):
+        assert secret not in log
