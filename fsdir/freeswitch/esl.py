@@ -20,6 +20,7 @@ from contextlib import aclosing, suppress
 from types import TracebackType
 from typing import TypeVar
 
+from fsdir.background import stop_task
 from fsdir.freeswitch.esl_frames import Event, EventFormat, Frame, FrameError, FrameParser, decode_event
 
 log = logging.getLogger("fsdir.freeswitch.esl")
@@ -404,11 +405,8 @@ class EslConnection:
 
     async def close(self) -> None:
         """Stop reconnecting and close the connection."""
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def wait_connected(self, timeout: float | None = None) -> EslClient:
         """Wait until a connection is up and set up; `TimeoutError` otherwise."""

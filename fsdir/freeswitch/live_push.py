@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fsdir.background import stop_task
 from fsdir.db.schema import domains, users
 from fsdir.directory.users import users_query
 from fsdir.directory.views import domains_map, user_view
@@ -44,11 +44,8 @@ class LivePublisher:
             self._task = asyncio.create_task(self._run(), name="fsdir-live-push")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     def wake(self) -> None:
         """Call after changing the live state."""

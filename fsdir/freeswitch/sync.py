@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from contextlib import suppress
 
+from fsdir.background import stop_task
 from fsdir.directory.changes import ChangeNotice
 from fsdir.freeswitch.esl import EslError
 
@@ -104,11 +104,8 @@ class FreeSwitchSync:
             self._task = asyncio.create_task(self._run(connected, api), name="fsdir-freeswitch-sync")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def _run(self, connected: Callable[[], bool], api: Api) -> None:
         while True:
