@@ -48,9 +48,10 @@ def configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    # Database drivers log statements with their parameters at DEBUG: passwords must never reach a log.
+    # Database layers log statements (drivers with their parameters) below WARNING: passwords must
+    # never reach a log, and one line per event is what operators read.
     for noisy in ("aiosqlite", "asyncpg", "sqlalchemy"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def run_with_database(settings: Settings, job: Callable[[AsyncEngine], Awaitable[T]]) -> T:
