@@ -1,4 +1,4 @@
-# `make run` starts the server on SQLite (127.0.0.1:8080); `make test` runs lint, types and tests.
+# `make run` starts the server on SQLite (127.0.0.1:8080, mod_xml_curl also on 8081); `make test` runs lint, types and tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# mod_xml_curl also gets its dedicated, faster listener on 8081 (override FSDIR_XMLCURL_PORT; 0 = none).
 run: $(STAMP)
-	$(BIN)/fsdir serve
+	FSDIR_XMLCURL_PORT=$${FSDIR_XMLCURL_PORT:-8081} $(BIN)/fsdir serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check fsdir tests bench
