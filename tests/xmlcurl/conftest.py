@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from starlette.testclient import TestClient
@@ -33,3 +34,13 @@ def admin(fs: TestClient) -> Iterator[Api]:
 def import_recorded_directory(api: Api) -> None:
     """Domain xmlcurl.test exactly as the recording responder served it."""
     api.ok("ImportXMLDomain", {"file": RECORDED_DIRECTORY.read_text()})
+
+
+@contextmanager
+def recorded_app(settings: Settings, client: tuple[str, int] = LOCAL) -> Iterator[tuple[TestClient, Api]]:
+    """An app on ``settings``, called from ``client``, holding the recorded directory."""
+    with TestClient(create_app(settings), client=client) as test_client:
+        api = Api(test_client, "http")
+        api.login()
+        import_recorded_directory(api)
+        yield test_client, api

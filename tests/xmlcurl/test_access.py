@@ -16,7 +16,7 @@ from fsdir.app import create_app
 from fsdir.config import Settings
 from fsdir.freeswitch.access import AccessPolicy
 from tests.conftest import Api
-from tests.xmlcurl.conftest import LOCAL, import_recorded_directory
+from tests.xmlcurl.conftest import LOCAL, import_recorded_directory, recorded_app
 from tests.xmlcurl.helpers import FORM, PATH, lookup, recorded_requests, sip_auth_body
 
 XC_USER = "freeswitch"
@@ -30,12 +30,7 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 @pytest.fixture
 def guarded(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(
-        create_app(replace(settings, xmlcurl_user=XC_USER, xmlcurl_password=XC_PASSWORD)), client=LOCAL
-    ) as client:
-        api = Api(client, "http")
-        api.login()
-        import_recorded_directory(api)
+    with recorded_app(replace(settings, xmlcurl_user=XC_USER, xmlcurl_password=XC_PASSWORD)) as (client, _):
         yield client
 
 
@@ -80,10 +75,7 @@ def test_right_credentials_get_the_user(guarded: TestClient) -> None:
 
 @pytest.mark.parametrize("address", ["192.0.2.7", "10.1.2.3", "::2", "fe80::1", "not-an-address", "testclient"])
 def test_addresses_outside_the_allow_list_get_403_and_no_data(settings: Settings, address: str) -> None:
-    with TestClient(create_app(settings), client=(address, 5060)) as client:
-        api = Api(client, "http")
-        api.login()
-        import_recorded_directory(api)
+    with recorded_app(settings, client=(address, 5060)) as (client, _):
         for record in recorded_requests():
             response = client.post(PATH, content=record["request"]["body"], headers=FORM)
             assert_refused(response, 403)

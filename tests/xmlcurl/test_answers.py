@@ -9,11 +9,10 @@ from dataclasses import replace
 import pytest
 from starlette.testclient import TestClient
 
-from fsdir.app import create_app
 from fsdir.config import Settings
 from fsdir.freeswitch.lookup import Kind, Lookup
 from tests.conftest import Api
-from tests.xmlcurl.conftest import LOCAL, import_recorded_directory
+from tests.xmlcurl.conftest import import_recorded_directory, recorded_app
 from tests.xmlcurl.helpers import (
     domain_body,
     domain_of,
@@ -117,10 +116,7 @@ def test_users_of_a_domain_share_one_copy_of_its_part(loaded: TestClient) -> Non
 
 @pytest.fixture
 def hashed(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(replace(settings, xmlcurl_a1_hash=True)), client=LOCAL) as client:
-        api = Api(client, "http")
-        api.login()
-        import_recorded_directory(api)
+    with recorded_app(replace(settings, xmlcurl_a1_hash=True)) as (client, _):
         yield client
 
 

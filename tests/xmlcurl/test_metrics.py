@@ -9,8 +9,7 @@ from starlette.testclient import TestClient
 
 from fsdir.app import create_app
 from fsdir.config import Settings
-from tests.conftest import Api
-from tests.xmlcurl.conftest import LOCAL, import_recorded_directory
+from tests.xmlcurl.conftest import recorded_app
 from tests.xmlcurl.helpers import FORM, PATH, domain_body, lookup, sip_auth_body
 
 
@@ -25,10 +24,7 @@ def samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]],
 
 
 def test_lookups_are_counted(settings: Settings) -> None:
-    with TestClient(create_app(replace(settings, xmlcurl_user="fs", xmlcurl_password="pw")), client=LOCAL) as client:
-        api = Api(client, "http")
-        api.login()
-        import_recorded_directory(api)
+    with recorded_app(replace(settings, xmlcurl_user="fs", xmlcurl_password="pw")) as (client, _):
         auth = {**FORM, "Authorization": "Basic ZnM6cHc="}  # fs:pw
         for _ in range(3):
             assert client.post(PATH, content=sip_auth_body("2000", "xmlcurl.test"), headers=auth).status_code == 200

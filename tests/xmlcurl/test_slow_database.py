@@ -16,11 +16,10 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.testclient import TestClient
 
-from fsdir.app import create_app
 from fsdir.config import Settings
 from fsdir.db.engine import create_engine
-from tests.conftest import POSTGRES_URL, Api
-from tests.xmlcurl.conftest import LOCAL, import_recorded_directory
+from tests.conftest import POSTGRES_URL
+from tests.xmlcurl.conftest import recorded_app
 from tests.xmlcurl.helpers import domain_of, is_not_found, lookup, sip_auth_body, users_in
 
 TIMEOUT = 0.3
@@ -30,10 +29,7 @@ SLACK = 0.6
 
 @pytest.fixture
 def quick(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(replace(settings, xmlcurl_timeout=TIMEOUT)), client=LOCAL) as client:
-        api = Api(client, "http")
-        api.login()
-        import_recorded_directory(api)
+    with recorded_app(replace(settings, xmlcurl_timeout=TIMEOUT)) as (client, _):
         yield client
 
 

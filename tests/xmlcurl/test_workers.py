@@ -11,10 +11,9 @@ from dataclasses import replace
 import pytest
 from starlette.testclient import TestClient
 
-from fsdir.app import create_app
 from fsdir.config import Settings
 from tests.conftest import Api
-from tests.xmlcurl.conftest import LOCAL, import_recorded_directory
+from tests.xmlcurl.conftest import recorded_app
 from tests.xmlcurl.helpers import domain_of, params, recorded_requests, sip_auth_body, users_in
 from tests.xmlcurl.test_listener import exchange, free_port, raw_request
 
@@ -24,11 +23,7 @@ WORKERS = 2
 @pytest.fixture
 def pool(settings: Settings) -> Iterator[tuple[TestClient, Api, int]]:
     port = free_port()
-    app = create_app(replace(settings, xmlcurl_port=port, xmlcurl_workers=WORKERS))
-    with TestClient(app, client=LOCAL) as client:
-        api = Api(client, "http")
-        api.login()
-        import_recorded_directory(api)
+    with recorded_app(replace(settings, xmlcurl_port=port, xmlcurl_workers=WORKERS)) as (client, api):
         yield client, api, port
         processes = list(client.app.state.xmlcurl.workers.processes.values())  # type: ignore[attr-defined]
     assert not any(process.is_alive() for process in processes)
